@@ -1,0 +1,3 @@
+from timbral.cli import main
+
+raise SystemExit(main())

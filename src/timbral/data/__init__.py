@@ -1,0 +1,1 @@
+"""Dataset layer: MedleyDB parsing, manifest, audio segments, features, splits, balancing."""
