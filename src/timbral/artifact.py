@@ -106,6 +106,9 @@ class ModelArtifact:
             raise ModelError(f"{path}: artifact format {meta.get('format_version')} is not supported")
         if _digest(meta_json, state) != digest:
             raise ModelError(f"{path}: checksum mismatch: the artifact was modified or is corrupt")
+        missing = [k for k in _META_KEYS if k not in meta]
+        if missing:
+            raise ModelError(f"{path}: artifact metadata lacks {', '.join(missing)}")
         return cls(
             model_name=meta["model_name"], classes=meta["classes"], state_dict=state,
             model_kwargs=meta["model_kwargs"], taxonomy=meta["taxonomy"],
@@ -114,6 +117,10 @@ class ModelArtifact:
             thresholds=meta["thresholds"], thresholds_source=meta["thresholds_source"],
             training=meta["training"], metrics=meta["metrics"], version=meta["version"],
         )
+
+
+_META_KEYS = ("model_name", "classes", "model_kwargs", "taxonomy", "feature", "segment",
+              "thresholds", "thresholds_source", "training", "metrics", "version")
 
 
 def _digest(meta_json: str, state: dict[str, torch.Tensor]) -> str:

@@ -1,7 +1,14 @@
-"""Read audio segments: decode only the requested frames, downmix, resample, peak-normalise."""
+"""Read audio segments: decode only the requested frames, downmix, resample, peak-normalise.
+
+Also a cheap energy scan of a whole file (for choosing the most active window): PCM and FLAC
+files are read blockwise at the native rate, and OGG/MP3 files are probed with short reads at
+regular intervals instead of being decoded in full.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +18,16 @@ import soxr
 
 from timbral.errors import AudioError
 
+# Uncompressed subtypes: reading every frame costs little more than copying bytes.
+_PCM_SUBTYPES = ("PCM_", "FLOAT", "DOUBLE", "ULAW", "ALAW")
+# Formats scanned by probing: seeking is cheap and a full decode is not. (FLAC seeks cost
+# about as much as decoding everything, so FLAC is read in full.)
+_PROBED_FORMATS = ("OGG", "MP3")
+_SF_ERRORS = (sf.LibsndfileError, RuntimeError, OSError, ValueError)
+# Extra native audio read on each side of a window before resampling, so the resampler's
+# edge transient falls outside the kept samples (soxr HQ needs a few milliseconds).
+RESAMPLE_MARGIN_SECONDS = 0.05
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -18,10 +35,32 @@ class AudioInfo:
     sr: int
     frames: int
     channels: int
+    format: str = ""
+    subtype: str = ""
 
     @property
     def duration(self) -> float:
         return self.frames / self.sr if self.sr else 0.0
+
+    @property
+    def compressed(self) -> bool:
+        """True for formats whose decoding costs far more than reading bytes (FLAC, OGG, MP3)."""
+        return self.format in ("FLAC", "OGG", "MP3") or not self.subtype.startswith(_PCM_SUBTYPES)
+
+
+def _reason(exc: Exception) -> str:
+    text = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return text[-1] if text else type(exc).__name__
+
+
+def _truncated_wav(extra_info: str) -> tuple[int, int] | None:
+    """(declared, present) data bytes when a WAV header promises more data than the file holds."""
+    m = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", extra_info, re.MULTILINE)
+    if not m:
+        return None
+    declared, present = int(m.group(1)), int(m.group(2))
+    placeholder = declared in (0, 0xFFFFFFFF) or declared >= 2**31 - 1
+    return (declared, present) if present < declared and not placeholder else None
 
 
 def audio_info(path: str | Path) -> AudioInfo:
@@ -29,16 +68,31 @@ def audio_info(path: str | Path) -> AudioInfo:
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+    except _SF_ERRORS as exc:
         raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise AudioError(f"{path}: invalid header (sr={info.samplerate}, channels={info.channels})")
+    trunc = _truncated_wav(info.extra_info or "")
+    if trunc:
+        raise AudioError(
+            f"{path}: truncated audio file (header declares {trunc[0]} data bytes, "
+            f"file holds {trunc[1]})"
+        )
     frames = int(info.frames)
     if frames <= 0 or frames >= 2**62:  # unknown length (some MP3 headers): count by decoding
         frames = _count_frames(path)
     if frames == 0:
         raise AudioError(f"{path}: empty audio file (no samples)")
-    return AudioInfo(str(path), int(info.samplerate), frames, int(info.channels))
+    return AudioInfo(
+        str(path), int(info.samplerate), frames, int(info.channels),
+        str(info.format), str(info.subtype),
+    )
 
 
 def _count_frames(path: Path) -> int:
@@ -47,18 +101,20 @@ def _count_frames(path: Path) -> int:
         with sf.SoundFile(str(path)) as f:
             for block in f.blocks(blocksize=1 << 16):
                 total += len(block)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+    except _SF_ERRORS as exc:
         raise AudioError(f"{path}: corrupt audio ({_reason(exc)})") from None
     return total
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
-
-
 def to_mono(block: np.ndarray) -> np.ndarray:
-    return block.mean(axis=1) if block.ndim == 2 else block
+    """Average the channels of a (frames, channels) block; a matrix-vector product is far
+    faster than `mean(axis=1)` on interleaved data."""
+    if block.ndim == 1:
+        return block
+    if block.shape[1] == 1:
+        return block[:, 0]
+    weights = np.full(block.shape[1], 1.0 / block.shape[1], dtype=block.dtype)
+    return block @ weights
 
 
 def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -72,17 +128,47 @@ def peak_normalize(y: np.ndarray) -> np.ndarray:
     return (y / peak).astype(np.float32) if peak > 0 else y.astype(np.float32, copy=False)
 
 
-def read_frames(path: str | Path, start: int, frames: int) -> tuple[np.ndarray, int]:
-    """Decode `frames` frames from `start` (seeking, not decoding what comes before) as mono."""
+def _open(path: str | Path) -> sf.SoundFile:
     try:
-        with sf.SoundFile(str(path)) as f:
-            sr = f.samplerate
+        return sf.SoundFile(str(path))
+    except _SF_ERRORS as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+
+
+def read_frames(
+    path: str | Path, start: int, frames: int, info: AudioInfo | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode `frames` frames from `start` (seeking, not decoding what comes before) as mono.
+
+    Reading past the end returns what is there; a file that yields fewer frames than its header
+    promises is reported as truncated.
+    """
+    info = info or audio_info(path)
+    start = max(0, int(start))
+    expected = max(0, min(frames, info.frames - start))
+    with _open(path) as f:
+        try:
+            if start >= info.frames:
+                return np.zeros(0, dtype=np.float32), info.sr
             if start > 0:
-                f.seek(min(start, max(f.frames - 1, 0)) if f.frames > 0 else start)
-            block = f.read(frames, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
-    return to_mono(block), sr
+                f.seek(start)
+            block = f.read(expected, dtype="float32", always_2d=True)
+        except _SF_ERRORS as exc:
+            raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+    if len(block) < expected:
+        raise AudioError(
+            f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
+            f"decoding stopped at frame {start + len(block)})"
+        )
+    return to_mono(block), info.sr
+
+
+def _margin_frames(sr_in: int, sr_out: int) -> int:
+    """Native frames of resampling margin, a multiple of the rates' common period if it is short,
+    so the margin maps to a whole number of output samples."""
+    period = sr_in // math.gcd(sr_in, sr_out)
+    want = int(RESAMPLE_MARGIN_SECONDS * sr_in)
+    return (want // period + 1) * period if period <= want else want
 
 
 def load_segment(
@@ -91,17 +177,141 @@ def load_segment(
     duration: float | None = None,
     sr: int = 22050,
     normalize: bool = True,
+    info: AudioInfo | None = None,
 ) -> np.ndarray:
     """Mono float32 audio at `sr` from `start` seconds, `duration` long (zero-padded at the end).
 
-    Only the frames of the window are decoded. `duration=None` reads to the end of the file.
+    Only the frames of the window (plus a few milliseconds either side for the resampler) are
+    decoded, so the result matches resampling the whole file and slicing it.
+    `duration=None` reads to the end of the file.
     """
-    info = audio_info(path)
+    info = info or audio_info(path)
     first = max(0, int(round(start * info.sr)))
     count = info.frames - first if duration is None else int(round(duration * info.sr))
-    y, native_sr = read_frames(path, first, max(count, 0))
+    count = max(count, 0)
+    margin = _margin_frames(info.sr, sr) if info.sr != sr else 0
+    lead = min(margin, first)
+    y, native_sr = read_frames(path, first - lead, lead + count + margin, info)
     y = resample(y, native_sr, sr)
-    if duration is not None:
-        n = int(round(duration * sr))
-        y = np.pad(y[:n], (0, max(0, n - len(y))))
-    return peak_normalize(y) if normalize else y
+    skip = int(round(lead * sr / native_sr))
+    n = int(round(count * sr / native_sr)) if duration is None else int(round(duration * sr))
+    y = y[skip : skip + n]
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    return peak_normalize(y) if normalize else np.ascontiguousarray(y, dtype=np.float32)
+
+
+def load_audio(path: str | Path, info: AudioInfo | None = None) -> tuple[np.ndarray, int]:
+    """The whole file as mono float32 at its native rate, decoded blockwise (for the
+    threshold rule, which needs every sample)."""
+    info = info or audio_info(path)
+    out = np.empty(info.frames, dtype=np.float32)
+    pos = 0
+    with _open(path) as f:
+        try:
+            for block in f.blocks(blocksize=1 << 17, dtype="float32", always_2d=True):
+                mono = to_mono(block)[: info.frames - pos]
+                out[pos : pos + len(mono)] = mono
+                pos += len(mono)
+        except _SF_ERRORS as exc:
+            raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+    if pos < info.frames:
+        raise AudioError(
+            f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
+            f"decoding stopped at frame {pos})"
+        )
+    return out, info.sr
+
+
+@dataclass(frozen=True)
+class EnergyScan:
+    """Per-hop RMS (`rms`) and peak (`peak`) of a file's mono signal at its native rate.
+
+    `exact` is False when the values come from short probes (OGG, MP3): then `rms`
+    estimates each hop's level from its first `probe` frames and `peak` is the probes' peak.
+    """
+
+    rms: np.ndarray
+    peak: np.ndarray
+    hop_s: float
+    exact: bool
+
+
+SCAN_HOP_SECONDS = 0.1  # energy resolution for PCM files
+PROBE_HOP_SECONDS = 1.0  # one probe per this many seconds (OGG, MP3)
+PROBE_FRAMES = 2048
+
+
+def scan_energy(
+    path: str | Path, hop_s: float = SCAN_HOP_SECONDS, info: AudioInfo | None = None
+) -> EnergyScan:
+    """RMS and peak per hop over the whole file, cheaply.
+
+    PCM and FLAC files are read blockwise at the native rate (16-bit files as integers, the
+    cheapest read), with RMS and peak taken over every 4th frame (the mean square of a
+    subsample estimates the mean square of all samples). OGG and MP3 files are probed: a short
+    read every `PROBE_HOP_SECONDS`, which decodes a fraction of the file.
+    """
+    info = info or audio_info(path)
+    if info.format in _PROBED_FORMATS:
+        return _probe_energy(path, info)
+    step = 4 if hop_s * info.sr >= 64 else 1
+    hop = max(step, int(round(hop_s * info.sr / step)) * step)  # a whole number of steps
+    n_hops = max(1, math.ceil(info.frames / hop))
+    rms = np.zeros(n_hops, dtype=np.float32)
+    peak = np.zeros(n_hops, dtype=np.float32)
+    as_int = info.subtype == "PCM_16"
+    dtype, scale = ("int16", np.float32(1.0 / 32768.0)) if as_int else ("float32", np.float32(1))
+    block = max(1, (1 << 18) // hop) * hop
+    per = hop // step
+    buf = np.empty((block, info.channels), dtype=dtype)
+    k = pos = 0
+    with _open(path) as f:
+        try:
+            while pos < info.frames:
+                got = f.read(block, dtype=dtype, always_2d=True, out=buf)
+                if len(got) == 0:
+                    break
+                sub = got[::step]
+                mono = sub[:, 0].astype(np.float32)
+                for c in range(1, info.channels):
+                    mono += sub[:, c]
+                mono *= scale / info.channels
+                m = min(math.ceil(len(mono) / per), n_hops - k)
+                full = min(m, len(mono) // per)
+                body = mono[: full * per].reshape(full, per)
+                rms[k : k + full] = np.sqrt(np.einsum("ij,ij->i", body, body) / per)
+                peak[k : k + full] = np.abs(body).max(axis=1) if full else 0
+                if m > full:  # the file's last, partial hop
+                    tail = mono[full * per :]
+                    rms[k + full] = np.sqrt(np.mean(tail * tail))
+                    peak[k + full] = np.abs(tail).max()
+                k += m
+                pos += len(got)
+        except _SF_ERRORS as exc:
+            raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+    if pos < info.frames:
+        raise AudioError(
+            f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
+            f"decoding stopped at frame {pos})"
+        )
+    return EnergyScan(rms, peak, hop / info.sr, exact=True)
+
+
+def _probe_energy(path: str | Path, info: AudioInfo) -> EnergyScan:
+    hop = max(PROBE_FRAMES, int(round(PROBE_HOP_SECONDS * info.sr)))
+    starts = range(0, info.frames, hop)
+    rms = np.zeros(len(starts), dtype=np.float32)
+    peak = np.zeros(len(starts), dtype=np.float32)
+    with _open(path) as f:
+        try:
+            for i, s in enumerate(starts):
+                f.seek(s)
+                block = to_mono(f.read(min(PROBE_FRAMES, info.frames - s), dtype="float32",
+                                       always_2d=True))
+                if len(block):
+                    rms[i] = np.sqrt(np.mean(block * block))
+                    peak[i] = np.abs(block).max()
+        except _SF_ERRORS as exc:
+            raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+    return EnergyScan(rms, peak, hop / info.sr, exact=False)

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 METADATA_SUFFIX = "_METADATA.yaml"
 ACTIVATION_SUFFIX = "_ACTIVATION_CONF.lab"
+# libyaml's loader when PyYAML has it: same result as yaml.safe_load, about 8x faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # MedleyDB activation confidence: one row every 2048 samples at 44.1 kHz.
 ACTIVATION_HOP_SECONDS = 2048 / 44100
 ACTIVATION_LAYOUTS = (
@@ -102,7 +104,7 @@ def read_track(path: Path, audio_dir: Path | None = None) -> Track:
     path = Path(path)
     track_id = path.name[: -len(METADATA_SUFFIX)] if path.name.endswith(METADATA_SUFFIX) else path.stem
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise DatasetError(f"{path}: metadata file not found") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -166,10 +168,16 @@ def find_metadata(root: str | Path) -> dict[str, tuple[Path, Path | None]]:
     found: dict[str, tuple[Path, Path | None]] = {}
     audio = root / "Audio"
     if audio.is_dir():
+        without = []
         for song_dir in sorted(p for p in audio.iterdir() if p.is_dir()):
             meta = song_dir / f"{song_dir.name}{METADATA_SUFFIX}"
             if meta.is_file():
                 found[song_dir.name] = (meta, song_dir)
+            else:
+                without.append(song_dir.name)
+        if without:
+            log.warning("%s: %d song folder(s) without %s, skipped: %s", audio, len(without),
+                        f"<T>{METADATA_SUFFIX}", ", ".join(without[:5]))
     else:
         for folder in (root, root / "Metadata"):
             for meta in sorted(folder.glob(f"*{METADATA_SUFFIX}")):

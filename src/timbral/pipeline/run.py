@@ -12,6 +12,7 @@ from timbral.artifact import ModelArtifact
 from timbral.config import stable_hash
 from timbral.pipeline import stages
 from timbral.pipeline.config import PipelineConfig
+from timbral.pipeline.report import stage_report, training_log
 from timbral.pipeline.unseen import stage_unseen
 from timbral.pipeline.workspace import Workspace
 from timbral.taxonomy import load_taxonomy
@@ -38,7 +39,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path) -> dict:
     split_info = {"group": cfg.split.get("group", "artist"), "seed": cfg.split.get("seed", 0),
                   "fractions": [0.6, 0.24, 0.16]}
     metrics = {
-        m: stages.stage_evaluate(cfg, ws, m, a, by_split["test"], val, manifest.classes, split_info)
+        m: stages.stage_evaluate(cfg, ws, m, a, by_split["test"], val, manifest.classes, split_info,
+                                 training_log=training_log(ws.model_dir(m)))
         for m, a in artifacts.items()
     }
     unseen = stage_unseen(cfg, ws, by_split["test"], artifacts, manifest.classes)
@@ -46,7 +48,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path) -> dict:
     stages.copy_atomic(artifacts[best], ws.best_model)
     stages.say("best", f"{best} (highest validation AUC) -> {ws.best_model}")
     tag = stage_tag(ws, by_split["test"])
-    from timbral.pipeline.report import stage_report
 
     stage_report(cfg, ws, manifest, rows, balanced, artifacts, metrics, unseen, analysis, tag)
     headline = headline_table(metrics, unseen)

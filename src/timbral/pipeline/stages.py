@@ -218,7 +218,8 @@ def test_info(rows: pd.DataFrame) -> pd.DataFrame:
 
 def stage_evaluate(cfg: PipelineConfig, ws: Workspace, model: str, artifact: Path,
                    test_rows: pd.DataFrame, val: ClipSet | None, classes: list[str],
-                   split_info: dict, out: Path | None = None, key_extra: str = "") -> dict:
+                   split_info: dict, out: Path | None = None, key_extra: str = "",
+                   training_log: Path | None = None) -> dict:
     import json
 
     from timbral.evaluation import evaluate_model
@@ -233,7 +234,7 @@ def stage_evaluate(cfg: PipelineConfig, ws: Workspace, model: str, artifact: Pat
         return metrics
     test = clipset(test_rows, classes)
     metrics = evaluate_model(artifact, test, out, val=val, test_info=test_info(test_rows),
-                             split_info=split_info, tune=val is not None)
+                             split_info=split_info, tune=val is not None, training_log=training_log)
     ws.mark(stage, stable_hash("eval", model, artifact.stat().st_mtime_ns,
                                test_rows["item_id"].tolist(), split_info, key_extra))
     say(
