@@ -1,8 +1,7 @@
 """Read audio segments: decode only the requested frames, downmix, resample, peak-normalise.
 
-Also a cheap energy scan of a whole file (for choosing the most active window): PCM and FLAC
-files are read blockwise at the native rate, and OGG/MP3 files are probed with short reads at
-regular intervals instead of being decoded in full.
+Also a cheap energy scan of a whole file (for choosing the most active window): short probes
+at regular intervals, or (FLAC, or on request) every frame read blockwise at the native rate.
 """
 
 from __future__ import annotations
@@ -20,9 +19,6 @@ from timbral.errors import AudioError
 
 # Uncompressed subtypes: reading every frame costs little more than copying bytes.
 _PCM_SUBTYPES = ("PCM_", "FLOAT", "DOUBLE", "ULAW", "ALAW")
-# Formats scanned by probing: seeking is cheap and a full decode is not. (FLAC seeks cost
-# about as much as decoding everything, so FLAC is read in full.)
-_PROBED_FORMATS = ("OGG", "MP3")
 _SF_ERRORS = (sf.LibsndfileError, RuntimeError, OSError, ValueError)
 # Extra native audio read on each side of a window before resampling, so the resampler's
 # edge transient falls outside the kept samples (soxr HQ needs a few milliseconds).
@@ -107,14 +103,16 @@ def _count_frames(path: Path) -> int:
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
-    """Average the channels of a (frames, channels) block; a matrix-vector product is far
-    faster than `mean(axis=1)` on interleaved data."""
+    """Average the channels of a (frames, channels) block as float32. Summing columns is much
+    faster than `mean(axis=1)` or a BLAS matrix-vector product on interleaved frames."""
     if block.ndim == 1:
-        return block
-    if block.shape[1] == 1:
-        return block[:, 0]
-    weights = np.full(block.shape[1], 1.0 / block.shape[1], dtype=block.dtype)
-    return block @ weights
+        return block.astype(np.float32, copy=False)
+    mono = block[:, 0].astype(np.float32)  # a copy
+    for c in range(1, block.shape[1]):
+        mono += block[:, c]
+    if block.shape[1] > 1:
+        mono *= np.float32(1.0 / block.shape[1])
+    return mono
 
 
 def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -152,7 +150,9 @@ def read_frames(
                 return np.zeros(0, dtype=np.float32), info.sr
             if start > 0:
                 f.seek(start)
-            block = f.read(expected, dtype="float32", always_2d=True)
+            # 16-bit PCM is read as integers (a plain copy) and scaled here: much cheaper
+            as_int = info.subtype == "PCM_16"
+            block = f.read(expected, dtype="int16" if as_int else "float32", always_2d=True)
         except _SF_ERRORS as exc:
             raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
     if len(block) < expected:
@@ -160,7 +160,10 @@ def read_frames(
             f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
             f"decoding stopped at frame {start + len(block)})"
         )
-    return to_mono(block), info.sr
+    mono = to_mono(block)
+    if as_int:
+        mono *= np.float32(1.0 / 32768.0)
+    return mono, info.sr
 
 
 def _margin_frames(sr_in: int, sr_out: int) -> int:
@@ -227,8 +230,8 @@ def load_audio(path: str | Path, info: AudioInfo | None = None) -> tuple[np.ndar
 class EnergyScan:
     """Per-hop RMS (`rms`) and peak (`peak`) of a file's mono signal at its native rate.
 
-    `exact` is False when the values come from short probes (OGG, MP3): then `rms`
-    estimates each hop's level from its first `probe` frames and `peak` is the probes' peak.
+    `exact` is True when every frame was read (a full scan); a probed scan estimates each hop's
+    level from a short read at its start, so its `peak` may miss short events.
     """
 
     rms: np.ndarray
@@ -237,24 +240,35 @@ class EnergyScan:
     exact: bool
 
 
-SCAN_HOP_SECONDS = 0.1  # energy resolution for PCM files
-PROBE_HOP_SECONDS = 1.0  # one probe per this many seconds (OGG, MP3)
-PROBE_FRAMES = 2048
+SCAN_HOP_SECONDS = 0.1  # energy resolution of a full scan
+PROBE_HOP_SECONDS = 1.0  # a probed scan reads one probe per this many seconds ...
+PROBE_SECONDS = 0.25  # ... this long in PCM files (a quarter of the file) ...
+PROBE_FRAMES_COMPRESSED = 2048  # ... and this many frames in OGG/MP3 (decoding costs more)
 
 
 def scan_energy(
-    path: str | Path, hop_s: float = SCAN_HOP_SECONDS, info: AudioInfo | None = None
+    path: str | Path,
+    hop_s: float = SCAN_HOP_SECONDS,
+    info: AudioInfo | None = None,
+    mode: str = "auto",
 ) -> EnergyScan:
     """RMS and peak per hop over the whole file, cheaply.
 
-    PCM and FLAC files are read blockwise at the native rate (16-bit files as integers, the
-    cheapest read), with RMS and peak taken over every 4th frame (the mean square of a
-    subsample estimates the mean square of all samples). OGG and MP3 files are probed: a short
-    read every `PROBE_HOP_SECONDS`, which decodes a fraction of the file.
+    mode "full": read every frame blockwise at the native rate (16-bit files as integers, the
+    cheapest read), RMS and peak over every 4th frame (the mean square of a subsample estimates
+    the mean square of all samples), `hop_s` resolution.
+    mode "probe": one short read every `PROBE_HOP_SECONDS` (a quarter of each second of a PCM
+    file, 2048 frames of OGG/MP3), which reads a fraction of the file.
+    mode "auto": "full" for FLAC (its seeks cost about as much as decoding everything),
+    "probe" otherwise. `benchmarks/features.py` measures both on 4-minute songs.
     """
     info = info or audio_info(path)
-    if info.format in _PROBED_FORMATS:
+    if mode == "auto":
+        mode = "full" if info.format == "FLAC" else "probe"
+    if mode == "probe":
         return _probe_energy(path, info)
+    if mode != "full":
+        raise ValueError(f"scan_energy: unknown mode {mode!r}")
     step = 4 if hop_s * info.sr >= 64 else 1
     hop = max(step, int(round(hop_s * info.sr / step)) * step)  # a whole number of steps
     n_hops = max(1, math.ceil(info.frames / hop))
@@ -299,19 +313,30 @@ def scan_energy(
 
 
 def _probe_energy(path: str | Path, info: AudioInfo) -> EnergyScan:
-    hop = max(PROBE_FRAMES, int(round(PROBE_HOP_SECONDS * info.sr)))
+    hop = max(1, int(round(PROBE_HOP_SECONDS * info.sr)))
+    probe = PROBE_FRAMES_COMPRESSED if info.compressed else int(PROBE_SECONDS * info.sr)
+    probe = max(1, min(probe, hop))
     starts = range(0, info.frames, hop)
-    rms = np.zeros(len(starts), dtype=np.float32)
-    peak = np.zeros(len(starts), dtype=np.float32)
-    with _open(path) as f:
+    as_int = info.subtype == "PCM_16"
+    dtype, scale = ("int16", 1.0 / 32768.0) if as_int else ("float32", 1.0)
+    buf = np.empty((len(starts), probe, info.channels), dtype=dtype)
+    lengths = np.zeros(len(starts), dtype=np.int64)
+    with _open(path) as f:  # reads only; the arithmetic is done once, on all probes
         try:
             for i, s in enumerate(starts):
                 f.seek(s)
-                block = to_mono(f.read(min(PROBE_FRAMES, info.frames - s), dtype="float32",
-                                       always_2d=True))
-                if len(block):
-                    rms[i] = np.sqrt(np.mean(block * block))
-                    peak[i] = np.abs(block).max()
+                lengths[i] = len(f.read(min(probe, info.frames - s), dtype=dtype,
+                                        always_2d=True, out=buf[i, : info.frames - s]))
+                buf[i, lengths[i] :] = 0
         except _SF_ERRORS as exc:
             raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+    step = 4 if probe >= 256 else 1  # as in the full scan: every 4th frame
+    sub = buf[:, ::step]
+    mono = sub[..., 0].astype(np.float32)
+    for c in range(1, info.channels):
+        mono += sub[..., c]
+    mono *= np.float32(scale / info.channels)
+    counts = np.maximum(np.ceil(lengths / step), 1)
+    rms = np.sqrt(np.einsum("ij,ij->i", mono, mono) / counts).astype(np.float32)
+    peak = np.abs(mono).max(axis=1)
     return EnergyScan(rms, peak, hop / info.sr, exact=False)

@@ -1,0 +1,42 @@
+"""What a training run leaves behind, and the artifact writer shared by every model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from timbral.artifact import ModelArtifact
+from timbral.config import FeatureConfig, SegmentConfig
+
+ARTIFACT_NAME = "model.pt"
+LOG_NAME = "training_log.csv"
+CHECKPOINT_NAME = "best.ckpt"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Paths of the artifact, the per-epoch log and the best checkpoint; validation metrics of
+    the best epoch (keys val_loss, val_binary_accuracy, val_auc); epochs are counted from 0."""
+
+    artifact_path: Path
+    log_csv: Path
+    best_checkpoint: Path
+    val_metrics: dict
+    epochs_run: int
+    best_epoch: int
+
+
+def write_artifact(
+    out_dir: Path, model_name: str, classes: list[str], state_dict: dict[str, torch.Tensor],
+    model_kwargs: dict, taxonomy: dict | None, feature_cfg: FeatureConfig,
+    segment_cfg: SegmentConfig, training: dict, metrics: dict,
+) -> Path:
+    """Save the self-describing artifact atomically to out_dir/model.pt (thresholds 0.5)."""
+    artifact = ModelArtifact(
+        model_name=model_name, classes=list(classes), state_dict=state_dict,
+        model_kwargs=dict(model_kwargs), taxonomy=dict(taxonomy or {}), feature=feature_cfg,
+        segment=segment_cfg, training=training, metrics=metrics,
+    )
+    return artifact.save(Path(out_dir) / ARTIFACT_NAME)
