@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 import soxr
 
+from timbral.data import audio
 from timbral.data.audio import (
     audio_info,
     load_audio,
@@ -178,3 +179,24 @@ def test_scan_energy_rejects_unknown_mode(tmp_path):
     sf.write(path, _signal(8000, 1.0, 1), 8000)
     with pytest.raises(ValueError, match="mode"):
         scan_energy(path, mode="fast")
+
+
+@pytest.mark.parametrize(("subtype", "channels", "fast"), [
+    ("PCM_16", 2, True), ("FLOAT", 1, True), ("PCM_16", 6, True), ("PCM_24", 2, False),
+])
+def test_probed_scan_reads_wav_bytes_like_the_decoder(tmp_path, monkeypatch, subtype, channels,
+                                                      fast):
+    rng = np.random.default_rng(1)
+    y = (0.3 * rng.standard_normal((int(8000 * 9.5), channels))).astype(np.float32)
+    y[: 8000 * 3] *= 0.1
+    path = tmp_path / "a.wav"
+    sf.write(path, y, 8000, subtype=subtype)
+    info = audio_info(path)
+    assert (audio.wav_layout(path, info) is not None) == fast
+    plain = scan_energy(path, mode="probe")
+    monkeypatch.setattr(audio, "wav_layout", lambda *a: None)  # force the decoder's reads
+    decoded = scan_energy(path, mode="probe")
+    assert len(plain.rms) == 10  # a probe every second, the last one partial
+    np.testing.assert_allclose(plain.rms, decoded.rms, rtol=1e-6)
+    np.testing.assert_allclose(plain.peak, decoded.peak, rtol=1e-6)
+    assert plain.rms[0] < 0.2 * plain.rms[5]

@@ -211,6 +211,21 @@ def find_track(
     return track
 
 
+_ACTIVATIONS: dict[tuple, Activations] = {}
+
+
+def _activations(path: Path, track: Track | None) -> Activations:
+    """`read_activations`, memoised per file version: a song's mix, stems and raw files all
+    read the same file."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, track.metadata_path if track else None)
+    if key not in _ACTIVATIONS:
+        if len(_ACTIVATIONS) >= 16:
+            _ACTIVATIONS.clear()
+        _ACTIVATIONS[key] = read_activations(path, track)
+    return _ACTIVATIONS[key]
+
+
 def stem_classes(track: Track, taxonomy: Taxonomy, allowed: list[str] | None = None) -> dict:
     """stem_id -> the classes of the stem's labels (restricted to `allowed` if given)."""
     out = {}
@@ -347,7 +362,7 @@ def choose_segment(
     tax = _taxonomy(taxonomy) if isinstance(taxonomy, str) else taxonomy
     track = find_track(root, track_id, tracks_cache) if root and track_id else None
     act_path = activation_file(root, track_id) if root and track_id else None
-    acts = read_activations(act_path, track) if act_path is not None else None
+    acts = _activations(act_path, track) if act_path is not None else None
     rules = _MIX_RULES[segment_cfg.mix_strategy] if kind == "mix" else (segment_cfg.stem_strategy,)
 
     start, strategy, read_all = 0.0, "short", False
