@@ -29,9 +29,9 @@ PRESETS: dict[str, dict] = {
     "demo": {
         "corpus": {"preset": "demo"},
         "feature": {"segment_seconds": 5.0},
-        "train": {"max_epochs": 12, "patience": 4},
-        "train_by_model": {"improved_cnn": {"max_epochs": 20, "patience": 5}},
-        "balance": {"max_new": 1200, "remix_per_track": 2},
+        "train": {"max_epochs": 8, "patience": 3},
+        "train_by_model": {"improved_cnn": {"max_epochs": 12, "patience": 4}},
+        "balance": {"max_new": 600, "remix_per_track": 2},
         "unseen": {"enabled": True, "max_tracks": 12},
     },
     "full": {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,14 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
+_last = [time.perf_counter()]
+
+
 def say(stage: str, message: str) -> None:
-    print(f"[{stage:>9}] {message}", flush=True)
+    """One summary line per stage, with the seconds it took."""
+    now = time.perf_counter()
+    print(f"[{stage:>9}] {message} ({now - _last[0]:.0f} s)", flush=True)
+    _last[0] = now
 
 
 # --- corpus ---------------------------------------------------------------------------------
