@@ -10,7 +10,7 @@ ours:  `Tagger.predict(path)`: blockwise decoding, streaming resampling, batched
        front end, model in ONNX Runtime, all cores.
 naive: librosa.load of the whole file, librosa log-mel per window, the PyTorch model one
        window at a time.
-Each runs in its own process, so its peak RSS (ru_maxrss) is its own; tracemalloc gives the
+Each runs in its own process, so its peak RSS (VmHWM) is its own; tracemalloc gives the
 peak of Python/numpy allocations during one tagging call. The wall time of one song is the
 median of --repeats warm calls (model loaded, first call excluded; the cold first call and the
 load time are printed too). Last line: `seconds_per_4min_song: <ours, median wall seconds>`.
@@ -61,32 +61,52 @@ def make_song(path: Path, seed: int = 0) -> None:
 def resolve_model(arg: str | None, tmp: Path) -> tuple[Path, str]:
     if arg:
         return Path(arg), f"{arg} (--model)"
-    env = os.environ.get("TIMBRAL_MODEL")
-    for cand, why in ((env, "$TIMBRAL_MODEL"), ("runs/demo/best_model.pt", "default model")):
-        if cand and Path(cand).is_file():
-            return Path(cand), f"{cand} ({why})"
     import torch
 
     from timbral.artifact import ModelArtifact
+    from timbral.errors import ModelError
     from timbral.models import build_model
     from timbral.taxonomy import load_taxonomy
+
+    env = os.environ.get("TIMBRAL_MODEL")
+    unusable = ""
+    for cand, why in ((env, "$TIMBRAL_MODEL"), ("runs/demo/best_model.pt", "default model")):
+        if cand and Path(cand).is_file():
+            try:
+                ModelArtifact.load(cand).build_model()
+            except ModelError as exc:  # e.g. written by an older version of the model code
+                unusable = f"; {cand} does not load: {str(exc).splitlines()[0][:80]}"
+                continue
+            return Path(cand), f"{cand} ({why})"
 
     torch.manual_seed(0)
     classes = list(load_taxonomy("macro17").classes)
     model = build_model("improved_cnn", len(classes))
     path = tmp / "improved_cnn.pt"
     ModelArtifact("improved_cnn", classes, model.state_dict()).save(path)
-    return path, "freshly initialised improved_cnn (no default model: runs/demo/best_model.pt missing)"
+    return path, ("freshly initialised improved_cnn (no usable default model"
+                  f"{unusable or ': runs/demo/best_model.pt missing'})")
+
+
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 
 
 def _rss_mib() -> float:
-    """Peak resident memory of this process so far (ru_maxrss, KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process image: VmHWM (ru_maxrss would include the parent's
+    peak, which Linux carries across fork and exec)."""
+    try:
+        return _status_mib("VmHWM")
+    except (OSError, StopIteration):  # not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _rss_now_mib() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    try:
+        return _status_mib("VmRSS")
+    except (OSError, StopIteration):
+        return float("nan")
 
 
 def make_long(song: Path, path: Path, times: int) -> None:
@@ -121,19 +141,21 @@ def worker_ours(song: str, model: str, repeats: int) -> dict:
     t0 = time.perf_counter()
     tagger.predict(song)
     cold_s = time.perf_counter() - t0
-    walls = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = tagger.predict(song)
         walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     tracemalloc.start()
     tagger.predict(song)
     _, traced = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"load_s": load_s, "cold_s": cold_s, "walls": walls, "rss_mib": _rss_mib(),
+    return {"load_s": load_s, "cold_s": cold_s, "walls": walls, "cpus": cpus, "rss_mib": _rss_mib(),
             "base_mib": base,
             "traced_mib": traced / 2**20, "windows": len(result.starts),
             "backend": tagger.backend, "max_buffered": tagger.max_buffered,
+            "window": tagger.window, "hop": tagger.hop, "sr": tagger.feature.sr,
             "probs": result.window_probabilities.tolist()}
 
 
@@ -164,24 +186,28 @@ def worker_naive(song: str, model: str, repeats: int) -> dict:
         return np.stack(out)
 
     tag()  # warm-up, as for ours
-    walls = []
+    walls, cpus = [], []
     for _ in range(max(1, repeats // 2)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         probs = tag()
         walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     tracemalloc.start()
     tag()
     _, traced = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"walls": walls, "rss_mib": _rss_mib(), "base_mib": base, "traced_mib": traced / 2**20,
+    return {"walls": walls, "cpus": cpus, "rss_mib": _rss_mib(), "base_mib": base, "traced_mib": traced / 2**20,
             "probs": probs.tolist()}
 
 
 def run_worker(kind: str, song: Path, model: Path, repeats: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", kind, str(song), str(model), str(repeats)],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines() or ["(no output)"]
+        sys.exit(f"benchmark worker {kind!r} failed: {lines[-1]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -206,7 +232,8 @@ def main() -> None:
         print(f"song: {SECONDS} s, {SR} Hz, {CHANNELS} ch, 16-bit WAV "
               f"({song.stat().st_size / 2**20:.1f} MiB; {decoded_mib:.1f} MiB as float32)")
         print(f"model: {which}")
-        print(f"cores: {len(os.sched_getaffinity(0))}")
+        load0 = os.getloadavg()[0]
+        print(f"cores: {len(os.sched_getaffinity(0))}; load average before: {load0:.2f}")
         ours = run_worker("ours", song, model, args.repeats)
         naive = run_worker("naive", song, model, args.repeats)
         long = None
@@ -215,24 +242,30 @@ def main() -> None:
             make_long(song, long_song, args.long_minutes // 4)
             long = run_worker("long", long_song, model, 1)
     o_wall, n_wall = statistics.median(ours["walls"]), statistics.median(naive["walls"])
+    o_cpu, n_cpu = statistics.median(ours["cpus"]), statistics.median(naive["cpus"])
     diff = float(np.max(np.abs(np.array(ours["probs"]) - np.array(naive["probs"]))))
-    print(f"windows: {ours['windows']} ({SECONDS} s, 15 s windows, 50 % overlap); "
+    print(f"windows: {ours['windows']} ({ours['window']:g} s long, every {ours['hop']:g} s); "
           f"backend: {ours['backend']}")
     print(f"ours : load {ours['load_s']:.2f} s, first call {ours['cold_s']:.3f} s, "
           f"median {o_wall:.3f} s (min {min(ours['walls']):.3f}, max {max(ours['walls']):.3f}), "
-          f"real-time factor {o_wall / SECONDS:.4f} ({SECONDS / o_wall:.0f}x real time)")
+          f"real-time factor {o_wall / SECONDS:.4f} ({SECONDS / o_wall:.0f}x real time), "
+          f"CPU time {o_cpu:.3f} s")
     print(f"ours : peak RSS {ours['rss_mib']:.0f} MiB ({ours['base_mib']:.0f} MiB after loading "
           f"the model), traced peak {ours['traced_mib']:.1f} MiB, "
           f"most resampled samples held {ours['max_buffered']} "
-          f"({ours['max_buffered'] / 22050:.1f} s at 22,050 Hz)")
+          f"({ours['max_buffered'] / ours['sr']:.1f} s at {ours['sr']} Hz)")
     print(f"naive: median {n_wall:.3f} s, real-time factor {n_wall / SECONDS:.4f}, "
+          f"CPU time {n_cpu:.3f} s, "
           f"peak RSS {naive['rss_mib']:.0f} MiB ({naive['base_mib']:.0f} MiB after loading), "
           f"traced peak {naive['traced_mib']:.1f} MiB")
     if long:
         print(f"ours, {long['duration'] / 60:.0f}-minute file ({long['windows']} windows): "
               f"{long['wall']:.2f} s, peak RSS {long['rss_mib']:.0f} MiB "
               f"({long['base_mib']:.0f} MiB after loading)")
-    print(f"speed-up vs naive: {n_wall / o_wall:.1f}x; largest probability difference "
+    print(f"load average after: {os.getloadavg()[0]:.2f} (other processes share the cores "
+          "when it is above 0)")
+    print(f"speed-up vs naive: {n_wall / o_wall:.1f}x wall, {n_cpu / o_cpu:.1f}x CPU time; "
+          "largest probability difference "
           f"ours vs naive: {diff:.1e}")
     print(f"seconds_per_4min_song: {o_wall:.3f}")
 

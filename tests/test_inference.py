@@ -266,3 +266,13 @@ def test_streamed_windows_equal_slices_of_the_whole_resampled_signal(hop, block)
     # held: what the next window needs plus at most one partly used and one new chunk
     assert stream.max_buffered < 8000 + 2 * stream.max_chunk
     assert stream.max_chunk <= block * 8000 / 44100 + 1024  # a block, plus resampler latency
+
+
+def test_artifact_that_does_not_fit_its_model_is_named(tmp_path):
+    from timbral.errors import ModelError
+
+    torch.manual_seed(0)
+    weights = build_model("reference_cnn", 3).state_dict()
+    path = ModelArtifact("improved_cnn", CLASSES, weights, feature=FEATURE).save(tmp_path / "x.pt")
+    with pytest.raises(ModelError, match=r"x\.pt: artifact weights do not fit improved_cnn"):
+        Tagger.load(path)

@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write a PNG timeline per file (<name>.timeline.png)")
     p.add_argument("--plot-dir", default=None, metavar="DIR",
                    help="folder for --plot (default: beside --out, else the current folder)")
-    p.add_argument("--batch-size", type=int, default=16, metavar="N",
-                   help="windows per model call (default: 16)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="windows per model call (default: 8)")
     p.add_argument("--backend", choices=("auto", "onnxruntime", "torch"), default="auto",
                    help="model runtime (default: auto = ONNX Runtime when possible)")
     p.set_defaults(func=handle)

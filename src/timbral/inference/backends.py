@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from timbral.artifact import ModelArtifact
-from timbral.errors import ConfigError, ModelError
+from timbral.errors import ConfigError, ModelError, TimbralError
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "onnxruntime", "torch")
@@ -52,6 +52,9 @@ class OrtRunner:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Without this, ORT's threads spin after each call, taking the cores that the torch
+        # front end needs next.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             logmel_graph(artifact), opts, providers=["CPUExecutionProvider"]
         )
@@ -70,6 +73,8 @@ def make_runner(artifact: ModelArtifact, backend: str = "auto", threads: int | N
     if backend in {"auto", "onnxruntime"}:
         try:
             return OrtRunner(artifact, threads)
+        except TimbralError:
+            raise  # the artifact itself is unusable: no backend can help
         except Exception as exc:  # noqa: BLE001 - export/runtime failure: fall back or report
             if backend == "onnxruntime":
                 raise ModelError(

@@ -110,8 +110,9 @@ class TagResult:
     def to_table(self) -> str:
         """A short human-readable summary: present instruments with when they play."""
         flags = [f for f, on in (("padded", self.padded), ("silent", self.silent)) if on]
+        n = len(self.starts)
         head = (f"{self.file}  {_clock(self.duration)}  {self.sr} Hz  {self.channels} ch"
-                f"  {len(self.starts)} windows" + (f"  [{', '.join(flags)}]" if flags else ""))
+                f"  {n} window{'s' if n != 1 else ''}" + (f"  [{', '.join(flags)}]" if flags else ""))
         lines = [head]
         names = self.instruments
         width = max((len(n) for n in names), default=0)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from timbral.artifact import ModelArtifact
-from timbral.errors import ConfigError, TimbralError
+from timbral.errors import ConfigError, ModelError, TimbralError
 from timbral.inference.backends import make_runner
 from timbral.inference.frontend import FrontEnd
 from timbral.inference.result import AGGREGATES, TagResult
@@ -65,7 +65,7 @@ class Tagger:
         hop: float | None = None,
         threshold: float | None = None,
         aggregate: str = "max",
-        batch_size: int = 16,
+        batch_size: int = 8,
         backend: str = "auto",
         threads: int | None = None,
     ) -> None:
@@ -96,7 +96,12 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path, **options: Any) -> Tagger:
         """A tagger for the artifact at `path` (options as for `Tagger(...)`)."""
-        return cls(ModelArtifact.load(path), model_label=str(path), **options)
+        try:
+            return cls(ModelArtifact.load(path), model_label=str(path), **options)
+        except ModelError as exc:
+            if str(path) in str(exc):
+                raise
+            raise ModelError(f"{path}: {str(exc).rstrip(': ')}") from None
 
     @property
     def backend(self) -> str:
