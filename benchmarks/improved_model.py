@@ -104,9 +104,14 @@ def part(name: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def synthetic_clips(root: Path, n: int, seconds: float, cfg: FeatureConfig, seed: int) -> ClipSet:
+    """n mixtures of 1-4 instruments as log-mel files under root (reused if already there)."""
+    paths = [str(root / f"s{seed}_{i}.npy") for i in range(n)]
+    labels_path = root / f"labels_s{seed}_n{n}_{cfg.n_frames}.npy"
+    if labels_path.exists() and all(Path(p).exists() for p in paths):
+        return ClipSet(paths, np.load(labels_path), INSTRUMENTS)
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    paths, labels = [], np.zeros((n, len(INSTRUMENTS)), dtype=np.float32)
+    labels = np.zeros((n, len(INSTRUMENTS)), dtype=np.float32)
     for i in range(n):
         k = rng.integers(1, 5)
         chosen = rng.choice(len(INSTRUMENTS), size=k, replace=False)
@@ -116,10 +121,8 @@ def synthetic_clips(root: Path, n: int, seconds: float, cfg: FeatureConfig, seed
             y += p / (np.abs(p).max() + 1e-9) * 10 ** (rng.uniform(-12, 0) / 20)
             labels[i, c] = 1
         y += 10 ** (-50 / 20) * rng.standard_normal(len(y))
-        x = logmel(y / np.abs(y).max(), cfg)
-        path = root / f"s{seed}_{i}.npy"
-        np.save(path, x.astype(np.float16))
-        paths.append(str(path))
+        np.save(paths[i], logmel(y / np.abs(y).max(), cfg).astype(np.float16))
+    np.save(labels_path, labels)  # last: marks the set complete
     return ClipSet(paths, labels, INSTRUMENTS)
 
 
@@ -145,27 +148,33 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=600)
     parser.add_argument("--n-val", type=int, default=240)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--data-seed", type=int, default=0, help="synthetic data seed")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the synthetic clips here and reuse them on the next run")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--models", default="reference_cnn,improved_cnn,improved_cnn:no_attention,"
-                        "improved_cnn:no_band_norm,descriptor_logreg")
+    parser.add_argument("--models", default="reference_cnn,improved_cnn,improved_cnn:attention,"
+                        "improved_cnn:band_norm,descriptor_logreg")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = FeatureConfig(segment_seconds=args.segment_seconds)
     tmp = Path(tempfile.mkdtemp(prefix="timbral-bench-"))
+    data = args.data_dir or tmp
     t0 = time.perf_counter()
     if args.workdir:
         train, val = workdir_clips(args.workdir)
         source = f"split of {args.workdir}"
     else:
-        train = synthetic_clips(tmp / "train", args.n_train, args.segment_seconds, cfg, args.seed)
-        val = synthetic_clips(tmp / "val", args.n_val, args.segment_seconds, cfg, args.seed + 1000)
-        source = "synthetic instruments"
+        train = synthetic_clips(data / "train", args.n_train, args.segment_seconds, cfg,
+                                args.data_seed)
+        val = synthetic_clips(data / "val", args.n_val, args.segment_seconds, cfg,
+                              args.data_seed + 1000)
+        source = f"synthetic instruments (data seed {args.data_seed})"
     print(f"data: {source}: {len(train)} train / {len(val)} val clips of "
           f"{cfg.n_mels}x{cfg.n_frames}, {len(train.classes)} classes "
           f"({time.perf_counter() - t0:.0f} s to prepare)")
 
-    ablations = {"no_attention": {"attention": False}, "no_band_norm": {"band_norm": False}}
+    ablations = {"attention": {"attention": True}, "band_norm": {"band_norm": True}}
     tcfg = TrainConfig(max_epochs=args.epochs, patience=args.epochs, seed=args.seed,
                        accelerator="cpu", devices=1)
     print(f"{'model':<28} {'val AUC':>8} {'val loss':>9} {'best ep':>8} {'train s':>8} {'s/epoch':>8}")
@@ -178,7 +187,7 @@ def main() -> None:
             res = train_baseline(train, val, out, cfg, seed=args.seed, progress=False)
         else:
             res = train_model(name, train, val, out, tcfg, cfg,
-                              model_kwargs=ablations.get(variant), progress=False)
+                              model_kwargs=ablations[variant] if variant else None, progress=False)
         secs = time.perf_counter() - t0
         vm = res.val_metrics
         results[spec] = vm["val_auc"]

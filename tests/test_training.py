@@ -105,7 +105,10 @@ def test_train_writes_artifact_log_and_checkpoint(clips, tmp_path):
     art = ModelArtifact.load(res.artifact_path)
     assert art.model_name == "improved_cnn" and art.classes == CLASSES
     assert art.thresholds == [0.5] * 3 and art.taxonomy == {"name": "toy"}
-    assert art.feature == FEATURE and art.model_kwargs == {"n_mels": 32}
+    assert art.feature == FEATURE
+    # every constructor default is recorded, so a later default change cannot alter the model
+    assert art.model_kwargs == {"n_mels": 32, "channels": [16, 32, 64, 128], "dropout": 0.3,
+                                "band_norm": False, "attention": False}
     assert art.training["config"]["max_epochs"] == 2 and art.training["best_epoch"] == res.best_epoch
     assert art.metrics["val_loss"] == pytest.approx(res.val_metrics["val_loss"])
     assert torch.load(res.best_checkpoint, weights_only=True)["epoch"] == res.best_epoch
@@ -140,8 +143,8 @@ def test_same_seed_gives_identical_metrics(clips, tmp_path):
     assert runs[0].val_metrics == runs[1].val_metrics
     assert read_csv(runs[0].log_csv) == read_csv(runs[1].log_csv)
     other = train_model("reference_cnn", train, val, tmp_path / "seed1",
-                        dataclasses.replace(FAST, seed=1), FEATURE, progress=False)
-    assert other.val_metrics != runs[0].val_metrics
+                        dataclasses.replace(FAST, seed=1, max_epochs=1), FEATURE, progress=False)
+    assert read_csv(other.log_csv)[0] != read_csv(runs[0].log_csv)[0]  # the seed matters
 
 
 def test_rerun_replaces_outputs_and_leaves_no_work_files(clips, tmp_path):
@@ -163,12 +166,23 @@ def test_bad_inputs_are_clear_errors(clips, tmp_path):
                     FAST, FEATURE)
     with pytest.raises(ModelError, match="unknown model"):
         train_model("vgg", train, val, tmp_path / "b", FAST, FEATURE)
+    with pytest.raises(ModelError, match="unknown option"):
+        train_model("improved_cnn", train, val, tmp_path / "e", FAST, FEATURE,
+                    model_kwargs={"widht": 3})
     with pytest.raises(ConfigError, match="train_baseline"):
         train_model("descriptor_logreg", train, val, tmp_path / "c", FAST, FEATURE)
     other = FeatureConfig(n_mels=32, segment_seconds=2.0)  # clips are 1 s long
     with pytest.raises(DatasetError, match=r"clip1_\d+\.npy: log-mel shape"):
         train_model("improved_cnn", train, val, tmp_path / "d", FAST, other, progress=False)
     assert not (tmp_path / "d" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("bad", [{"devices": 0}, {"strategy": "nonsense"}])
+def test_bad_lightning_settings_are_config_errors(clips, tmp_path, bad):
+    train, val = clips
+    with pytest.raises(ConfigError, match="train: "):
+        train_model("improved_cnn", train, val, tmp_path, dataclasses.replace(FAST, **bad),
+                    FEATURE, progress=False)
 
 
 def test_tensorboard_needs_its_package(clips, tmp_path):

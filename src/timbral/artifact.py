@@ -70,10 +70,18 @@ class ModelArtifact:
         from timbral.models import build_model
 
         model = build_model(self.model_name, len(self.classes), **self.model_kwargs)
-        try:
-            model.load_state_dict(self.state_dict)
-        except RuntimeError as exc:
-            raise ModelError(f"artifact weights do not fit {self.model_name}: {exc}".splitlines()[0]) from None
+        expected = model.state_dict()
+        missing = sorted(set(expected) - set(self.state_dict))
+        unexpected = sorted(set(self.state_dict) - set(expected))
+        resized = sorted(k for k in set(expected) & set(self.state_dict)
+                         if tuple(expected[k].shape) != tuple(self.state_dict[k].shape))
+        if missing or unexpected or resized:
+            parts = [f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                     for what, keys in (("missing", missing), ("unexpected", unexpected),
+                                        ("wrong shape", resized)) if keys]
+            raise ModelError(f"artifact weights do not fit {self.model_name} "
+                             f"({'; '.join(parts)}): retrain the model")
+        model.load_state_dict(self.state_dict)
         return model.eval()
 
     def save(self, path: str | Path) -> Path:

@@ -18,7 +18,8 @@ CHECKPOINT_NAME = "best.ckpt"
 @dataclass(frozen=True)
 class TrainResult:
     """Paths of the artifact, the per-epoch log and the best checkpoint; validation metrics of
-    the best epoch (keys val_loss, val_binary_accuracy, val_auc); epochs are counted from 0."""
+    the best epoch (keys val_loss, val_binary_accuracy, val_auc); epochs are counted from 0.
+    `global_zero` is False in the other processes of a DDP run (they write nothing)."""
 
     artifact_path: Path
     log_csv: Path
@@ -26,6 +27,7 @@ class TrainResult:
     val_metrics: dict
     epochs_run: int
     best_epoch: int
+    global_zero: bool = True
 
 
 def write_artifact(

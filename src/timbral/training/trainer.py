@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import shutil
 import warnings
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
@@ -23,6 +25,7 @@ from timbral.training.data import check_sets, make_loader
 from timbral.training.log import EpochCSV, read_log
 from timbral.training.module import TaggingModule
 from timbral.training.result import (
+    ARTIFACT_NAME,
     CHECKPOINT_NAME,
     LOG_NAME,
     TrainResult,
@@ -49,8 +52,9 @@ def train_model(
     weights and write out_dir/model.pt, out_dir/training_log.csv and out_dir/best.ckpt.
 
     Rerunning retrains from scratch; the three files are replaced only when training ends.
-    With DDP, every process returns; only the global-zero one writes and reads the files (the
-    others get empty `val_metrics`).
+    With strategy "ddp" the calling program runs once per process: every process returns
+    after the artifact is written, but only the global-zero one writes the files and gets the
+    metrics (the others get `global_zero=False` and empty `val_metrics`).
     """
     if model_name not in MODELS:
         raise ModelError(f"unknown model {model_name!r} (known: {', '.join(sorted(MODELS))})")
@@ -59,7 +63,7 @@ def train_model(
     check_sets(train, val)
     out_dir = Path(out_dir)
     work = out_dir / WORK_DIR
-    kwargs = {"n_mels": feature_cfg.n_mels, **(model_kwargs or {})}
+    kwargs = resolved_kwargs(model_name, {"n_mels": feature_cfg.n_mels, **(model_kwargs or {})})
     shape = (feature_cfg.n_mels, feature_cfg.n_frames)
 
     with _quiet_lightning(), _restore_determinism():
@@ -73,10 +77,27 @@ def train_model(
             make_loader(val, shape, cfg.batch_size, shuffle=False, num_workers=cfg.num_workers),
         )
     if not trainer.is_global_zero:
-        return TrainResult(out_dir / "model.pt", out_dir / LOG_NAME, out_dir / CHECKPOINT_NAME,
-                           {}, trainer.current_epoch, -1)
-    return _finish(model_name, train, val, out_dir, work, cfg, kwargs, feature_cfg, segment_cfg,
-                   taxonomy)
+        trainer.strategy.barrier("timbral-artifact")  # returns once the artifact is written
+        return TrainResult(out_dir / ARTIFACT_NAME, out_dir / LOG_NAME,
+                           out_dir / CHECKPOINT_NAME, {}, trainer.current_epoch, -1,
+                           global_zero=False)
+    try:
+        return _finish(model_name, train, val, out_dir, work, cfg, kwargs, feature_cfg,
+                       segment_cfg, taxonomy)
+    finally:
+        trainer.strategy.barrier("timbral-artifact")
+
+
+def resolved_kwargs(model_name: str, kwargs: dict) -> dict:
+    """The constructor keywords with every default filled in (tuples as lists), so an artifact
+    rebuilds the same network even if a later version changes a default."""
+    params = inspect.signature(MODELS[model_name].__init__).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ModelError(f"model {model_name!r}: unknown option(s) {', '.join(unknown)}")
+    full = {name: kwargs.get(name, p.default) for name, p in params.items()
+            if name not in ("self", "n_classes") and p.default is not inspect.Parameter.empty}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in full.items()}
 
 
 def _trainer(cfg: TrainConfig, work: Path, out_dir: Path, progress: bool) -> L.Trainer:
@@ -104,8 +125,7 @@ def _trainer(cfg: TrainConfig, work: Path, out_dir: Path, progress: bool) -> L.T
             limit_train_batches=cfg.limit_train_batches, limit_val_batches=cfg.limit_val_batches,
             default_root_dir=work, log_every_n_steps=1,
         )
-    except (ValueError, RuntimeError, TypeError) as exc:
-        # Lightning's MisconfigurationException is a ValueError subclass
+    except (MisconfigurationException, ImportError, ValueError, RuntimeError, TypeError) as exc:
         raise ConfigError(f"train: {str(exc).splitlines()[0]}") from None
 
 
