@@ -158,7 +158,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = FeatureConfig(segment_seconds=args.segment_seconds)
-    tmp = Path(tempfile.mkdtemp(prefix="timbral-bench-"))
+    with tempfile.TemporaryDirectory(prefix="timbral-bench-") as tmp:
+        run(args, cfg, Path(tmp))
+
+
+def run(args: argparse.Namespace, cfg: FeatureConfig, tmp: Path) -> None:
     data = args.data_dir or tmp
     t0 = time.perf_counter()
     if args.workdir:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from timbral.config import stable_hash
+from timbral.config import from_dict, stable_hash
 from timbral.data.clips import ClipSet
 from timbral.data.manifest import Manifest, build_manifest
 from timbral.errors import DatasetError
@@ -190,15 +190,14 @@ def stage_train(cfg: PipelineConfig, ws: Workspace, model: str, train: ClipSet, 
     settings = cfg.train_settings(model)
     key = stable_hash("train", model, settings, cfg.feature, cfg.segment, data_key)
     out = ws.model_dir(model)
-    record = ws.fresh(f"train-{model}", key, out / "model.pt")
-    if record:
+    if ws.fresh(f"train-{model}", key, out / "model.pt") and _loads(out / "model.pt"):
         say("train", f"{model}: reused {out / 'model.pt'}")
         return out / "model.pt"
     if model == "descriptor_logreg":
         result = train_baseline(train, val, out, cfg.feature, cfg.segment, taxonomy,
                                 seed=settings.get("seed", 0))
     else:
-        tcfg = TrainConfig(**settings)
+        tcfg = from_dict(TrainConfig, settings, f"train ({model})")
         result = train_model(model, train, val, out, tcfg, cfg.feature, cfg.segment, taxonomy)
     ws.mark(f"train-{model}", key, epochs=result.epochs_run, best_epoch=result.best_epoch)
     vm = result.val_metrics
@@ -209,6 +208,19 @@ def stage_train(cfg: PipelineConfig, ws: Workspace, model: str, train: ClipSet, 
         f" -> {result.artifact_path}",
     )
     return Path(result.artifact_path)
+
+
+def _loads(path: Path) -> bool:
+    """Whether a saved artifact still fits this version's model code (else it is retrained)."""
+    from timbral.artifact import ModelArtifact
+    from timbral.errors import ModelError
+
+    try:
+        ModelArtifact.load(path).build_model()
+    except ModelError as exc:
+        log.warning("%s: retraining (%s)", path, exc)
+        return False
+    return True
 
 
 # --- evaluate -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from timbral.models.descriptors import DescriptorLogReg
 from timbral.training.data import ClipDataset, check_sets
 from timbral.training.log import COLUMNS, EpochCSV
 from timbral.training.metrics import macro_auc
-from timbral.training.result import LOG_NAME, TrainResult, write_artifact
+from timbral.training.result import LOG_NAME, TrainResult, resolved_kwargs, write_artifact
 
 MODEL_NAME = "descriptor_logreg"
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -53,7 +53,7 @@ def train_baseline(
     scikit-learn pipeline out_dir/baseline.joblib (as `best_checkpoint`)."""
     check_sets(train, val)
     out_dir = Path(out_dir)
-    kwargs = {"n_mels": feature_cfg.n_mels, "sr": feature_cfg.sr}
+    kwargs = resolved_kwargs(MODEL_NAME, {"n_mels": feature_cfg.n_mels, "sr": feature_cfg.sr})
     module = DescriptorLogReg(len(train.classes), **kwargs).eval()
     shape = (feature_cfg.n_mels, feature_cfg.n_frames)
     x_train = descriptor_matrix(module, train, shape, progress, "train descriptors")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import torch
 
 from timbral.artifact import ModelArtifact
 from timbral.config import FeatureConfig, SegmentConfig
+from timbral.errors import ModelError
+from timbral.models import MODELS
 
 ARTIFACT_NAME = "model.pt"
 LOG_NAME = "training_log.csv"
@@ -28,6 +31,18 @@ class TrainResult:
     epochs_run: int
     best_epoch: int
     global_zero: bool = True
+
+
+def resolved_kwargs(model_name: str, kwargs: dict) -> dict:
+    """The constructor keywords with every default filled in (tuples as lists), so an artifact
+    rebuilds the same network even if a later version changes a default."""
+    params = inspect.signature(MODELS[model_name].__init__).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ModelError(f"model {model_name!r}: unknown option(s) {', '.join(unknown)}")
+    full = {name: kwargs.get(name, p.default) for name, p in params.items()
+            if name not in ("self", "n_classes") and p.default is not inspect.Parameter.empty}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in full.items()}
 
 
 def write_artifact(

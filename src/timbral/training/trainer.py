@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import shutil
 import warnings
@@ -29,6 +28,7 @@ from timbral.training.result import (
     CHECKPOINT_NAME,
     LOG_NAME,
     TrainResult,
+    resolved_kwargs,
     write_artifact,
 )
 
@@ -86,18 +86,6 @@ def train_model(
                        segment_cfg, taxonomy)
     finally:
         trainer.strategy.barrier("timbral-artifact")
-
-
-def resolved_kwargs(model_name: str, kwargs: dict) -> dict:
-    """The constructor keywords with every default filled in (tuples as lists), so an artifact
-    rebuilds the same network even if a later version changes a default."""
-    params = inspect.signature(MODELS[model_name].__init__).parameters
-    unknown = sorted(set(kwargs) - set(params))
-    if unknown:
-        raise ModelError(f"model {model_name!r}: unknown option(s) {', '.join(unknown)}")
-    full = {name: kwargs.get(name, p.default) for name, p in params.items()
-            if name not in ("self", "n_classes") and p.default is not inspect.Parameter.empty}
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in full.items()}
 
 
 def _trainer(cfg: TrainConfig, work: Path, out_dir: Path, progress: bool) -> L.Trainer:
