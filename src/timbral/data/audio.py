@@ -219,11 +219,7 @@ def load_audio(path: str | Path, info: AudioInfo | None = None) -> tuple[np.ndar
                 pos += len(mono)
         except _SF_ERRORS as exc:
             raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
-    if pos < info.frames:
-        raise AudioError(
-            f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
-            f"decoding stopped at frame {pos})"
-        )
+    _check_complete(path, info, pos)
     return out, info.sr
 
 
@@ -305,11 +301,7 @@ def scan_energy(
                 pos += len(got)
         except _SF_ERRORS as exc:
             raise AudioError(f"{path}: cannot decode audio ({_reason(exc)})") from None
-    if pos < info.frames:
-        raise AudioError(
-            f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
-            f"decoding stopped at frame {pos})"
-        )
+    _check_complete(path, info, pos)
     return EnergyScan(rms, peak, hop / info.sr, exact=True)
 
 
@@ -380,3 +372,12 @@ def _probe_energy(path: str | Path, info: AudioInfo) -> EnergyScan:
     rms = np.sqrt(np.einsum("ij,ij->i", mono, mono) / counts).astype(np.float32)
     peak = np.abs(mono).max(axis=1)
     return EnergyScan(rms, peak, hop / info.sr, exact=False)
+
+
+def _check_complete(path: str | Path, info: AudioInfo, decoded: int) -> None:
+    """Raise if decoding stopped before the frame count the header promised."""
+    if decoded < info.frames:
+        raise AudioError(
+            f"{path}: truncated or corrupt audio (header says {info.frames} frames, "
+            f"decoding stopped at frame {decoded})"
+        )
