@@ -56,7 +56,10 @@ def test_second_run_reuses_every_stage(run_dir):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "reused" in again.stdout
     assert "epochs (best" not in again.stdout  # no model was retrained
-    assert " 0 extracted" not in again.stdout or "cached" in again.stdout
+    features = next(line for line in again.stdout.splitlines() if line.startswith("[ features]"))
+    assert "cached" in features and "extracted" not in features
+    evaluations = [line for line in again.stdout.splitlines() if line.startswith("[ evaluate]")]
+    assert evaluations and all("reused" in line for line in evaluations)
 
 
 def test_bad_preset_is_one_line_exit_2(tmp_path):

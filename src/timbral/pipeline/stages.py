@@ -244,18 +244,20 @@ def stage_evaluate(cfg: PipelineConfig, ws: Workspace, model: str, artifact: Pat
     from timbral.evaluation import evaluate_model
 
     out = out or ws.eval_dir(model)
-    key = stable_hash("eval", model, artifact.stat().st_mtime_ns if artifact.exists() else 0,
-                      test_rows["item_id"].tolist(), split_info, key_extra)
-    stage = f"eval-{out.parent.name}-{model}"
-    if ws.fresh(stage, key, out / "metrics.json"):
+
+    def key() -> str:  # evaluation may re-save the artifact (tuned thresholds): key it after
+        mtime = artifact.stat().st_mtime_ns if artifact.exists() else 0
+        return stable_hash("eval", model, mtime, test_rows["item_id"].tolist(), split_info, key_extra)
+
+    stage = f"eval-{stable_hash(str(out.resolve()), length=8)}-{model}"
+    if ws.fresh(stage, key(), out / "metrics.json"):
         metrics = json.loads((out / "metrics.json").read_text())
         say("evaluate", f"{model}: reused {out / 'metrics.json'}")
         return metrics
     test = clipset(test_rows, classes)
     metrics = evaluate_model(artifact, test, out, val=val, test_info=test_info(test_rows),
                              split_info=split_info, tune=val is not None, training_log=training_log)
-    ws.mark(stage, stable_hash("eval", model, artifact.stat().st_mtime_ns,
-                               test_rows["item_id"].tolist(), split_info, key_extra))
+    ws.mark(stage, key())
     say(
         "evaluate",
         f"{model}: macro-F1 {metrics['macro_f1']:.3f}, micro-F1 {metrics['micro_f1']:.3f}, "
